@@ -1,0 +1,1 @@
+"""Conflict-news event extraction: training, evaluation and export."""

@@ -1,0 +1,102 @@
+"""Command line: ``python -m train <job> [--config FILE] [key=value ...]``.
+
+The CLI only parses arguments and calls the job functions; each job takes the
+resolved :class:`~train.config.Config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+DEFAULT_CONFIG = "configs/default.yaml"
+
+
+def _job_parser(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, description=help)
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML run config (default {DEFAULT_CONFIG})")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=2 window.stride=32")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m train", description="Conflict-news event extraction: data -> fit -> evaluate -> export.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="job", required=True)
+    _job_parser(sub, "run", "the whole job: prepare, fit, evaluate, export")
+    _job_parser(sub, "prepare", "validate the data and build the tokenised windows (cached)")
+    _job_parser(sub, "fit", "fine-tune the model (best epoch on validation strict micro-F1)")
+    p = _job_parser(sub, "evaluate", "score a model on the configured splits or on schema files")
+    p.add_argument("--model", help="model directory (default: the run's best model, else export.model_dir)")
+    p.add_argument("--data", nargs="+", help="schema JSONL files to score instead of the configured splits")
+    _job_parser(sub, "export", "write the servable bundle to export.model_dir (atomic)")
+    p = sub.add_parser("predict", help="tag documents with a trained model", description="Tag documents; writes schema JSONL with scores.")
+    p.add_argument("--model", default="artifacts/model", help="model directory (default artifacts/model)")
+    p.add_argument("--input", required=True, help=".txt (one document) or .jsonl (records with 'text')")
+    p.add_argument("--output", help="output JSONL (default: stdout)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    p.add_argument("--batch-size", type=int, default=32)
+    sub.add_parser("build-corpus", help="compile data/source/*.txt into data/corpus/{train,validation,test}.jsonl")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (2 for bad input or config, 1 for other failures)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from .config import ConfigError, load_config
+    from .modeling import ModelError
+    from .records import DataError
+
+    try:
+        if args.job == "predict":
+            from .predict import predict_file
+
+            predict_file(args.model, args.input, args.output, device=args.device, batch_size=args.batch_size)
+            return 0
+        if args.job == "build-corpus":
+            from .corpus import build_corpus
+
+            for name, content in build_corpus().items():
+                print(f"data/corpus/{name}: {content.count(chr(10))} lines")
+            return 0
+        cfg = load_config(args.config, args.overrides)
+        return _run_job(args, cfg)
+    except (ConfigError, DataError, ModelError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_job(args: argparse.Namespace, cfg) -> int:
+    if args.job == "prepare":
+        from .data import prepare
+        from .modeling import load_tokenizer, resolve_base_model
+
+        prepared = prepare(cfg, load_tokenizer(resolve_base_model(cfg.model).location, cfg.model.revision))
+        for split, report in prepared.reports.items():
+            print(f"{split}: {report.summary()}")
+        return 0
+    if args.job == "fit":
+        from .fit import fit
+
+        fit(cfg)
+        return 0
+    if args.job == "evaluate":
+        from .scoring import evaluate
+
+        evaluate(cfg, model_dir=args.model, data_files=args.data)
+        return 0
+    if args.job == "export":
+        from .export import export
+
+        export(cfg)
+        return 0
+    if args.job == "run":
+        from .pipeline import run
+
+        run(cfg)
+        return 0
+    raise AssertionError(args.job)
