@@ -47,7 +47,7 @@ fit: $(STAMP) ## fine-tune only (artifacts/run/best)
 	$(PY) -m train fit --config $(CONFIG) $(OVERRIDES)
 
 eval: $(STAMP) ## score MODEL on the validation and test splits (or DATA="a.jsonl b.jsonl")
-	$(PY) -m train evaluate --config $(CONFIG) --model $(MODEL) $(if $(DATA),--data $(DATA)) $(OVERRIDES)
+	$(PY) -m train evaluate --config $(CONFIG) --model $(MODEL) $(foreach d,$(DATA),--data $(d)) $(OVERRIDES)
 
 export: $(STAMP) ## write the servable bundle from the run's best model
 	$(PY) -m train export --config $(CONFIG) $(OVERRIDES)

@@ -23,6 +23,8 @@ silently.
 from __future__ import annotations
 
 import bisect
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -76,6 +78,28 @@ class AlignmentReport:
         return head + f"; {len(self.lost)} NOT representable:\n" + "\n".join(f"  {x}" for x in self.lost)
 
 
+#: Characters the BERT normaliser deletes although they separate words (zero-width
+#: space, word joiner, BOM) and C0/C1 controls other than tab/newline/CR: replaced by
+#: a space in the text the tokenizer sees (same length, so offsets are unchanged).
+_SEPARATORS = re.compile("[\u200b\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def tokenization_view(text: str) -> str:
+    """The string handed to the tokenizer: ``text`` with invisible word separators as spaces.
+
+    Same length as ``text``, so every offset refers to the raw text too.
+    """
+    return _SEPARATORS.sub(" ", text)
+
+
+def extend_over_marks(text: str, end: int) -> int:
+    """Move ``end`` past combining marks that follow it (normalisers that strip accents drop them
+    from the tokens, which would otherwise end a span before its last code point)."""
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end
+
+
 def tokenize_windows(tokenizer: Any, texts: Sequence[str], max_length: int, stride: int) -> Any:
     """Tokenise whole documents into overlapping windows.
 
@@ -90,9 +114,11 @@ def tokenize_windows(tokenizer: Any, texts: Sequence[str], max_length: int, stri
         (and ``token_type_ids`` if the model uses them), ``offset_mapping`` (character
         ``(start, end)`` per token, ``(0, 0)`` for special tokens),
         ``overflow_to_sample_mapping`` (window -> document index) and ``word_ids(i)``.
+        Token ends are moved past combining marks the normaliser dropped
+        (:func:`extend_over_marks`); the tokenizer sees :func:`tokenization_view` of each text.
     """
-    return tokenizer(
-        list(texts),
+    enc = tokenizer(
+        [tokenization_view(t) for t in texts],
         max_length=max_length,
         stride=stride,
         truncation=True,
@@ -100,6 +126,12 @@ def tokenize_windows(tokenizer: Any, texts: Sequence[str], max_length: int, stri
         return_overflowing_tokens=True,
         return_offsets_mapping=True,
     )
+    doc_of = enc["overflow_to_sample_mapping"]
+    enc["offset_mapping"] = [
+        [(s, extend_over_marks(texts[doc_of[i]], e)) if e > s else (s, e) for s, e in offs]
+        for i, offs in enumerate(enc["offset_mapping"])
+    ]
+    return enc
 
 
 def window_word_ids(encoding: Any, i: int) -> list[int]:

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     _job_parser(sub, "fit", "fine-tune the model (best epoch on validation strict micro-F1)")
     p = _job_parser(sub, "evaluate", "score a model on the configured splits or on schema files")
     p.add_argument("--model", help="model directory (default: the run's best model, else export.model_dir)")
-    p.add_argument("--data", nargs="+", help="schema JSONL files to score instead of the configured splits")
+    p.add_argument("--data", action="append", metavar="FILE", help="schema JSONL file to score instead of the configured splits (repeatable)")
     _job_parser(sub, "export", "write the servable bundle to export.model_dir (atomic)")
     p = sub.add_parser("predict", help="tag documents with a trained model", description="Tag documents; writes schema JSONL with scores.")
     p.add_argument("--model", default="artifacts/model", help="model directory (default artifacts/model)")
@@ -38,7 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="output JSONL (default: stdout)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"], help="runtime: PyTorch, or the bundle's model.onnx / model.int8.onnx with onnxruntime (default torch)")
+    _job_parser(sub, "bench", "measure training and inference speed, memory and MFU (artifacts/reports/bench.json)")
     sub.add_parser("build-corpus", help="compile data/source/*.txt into data/corpus/{train,validation,test}.jsonl")
+    p = sub.add_parser("import", help="convert annotation-tool exports to schema JSONL", description="Convert Label Studio / doccano / brat / CoNLL exports to schema JSONL; every dropped or trimmed span is reported.")
+    p.add_argument("--format", required=True, choices=["label-studio", "doccano", "brat", "conll"])
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="export files (brat: .ann files or directories of .txt/.ann pairs)")
+    p.add_argument("--output", required=True, help="schema JSONL to write")
+    p.add_argument("--labels", help='label map, e.g. "Warn=WARNING,Troop deployment=DEPLOYMENT" ("Person=" ignores a label)')
+    p.add_argument("--allow-drops", action="store_true", help="write what can be imported even if spans must be dropped (they are still listed)")
+    p.add_argument("--scheme", default="iob2", choices=["iob2", "iob1", "bioes"], help="CoNLL tagging scheme (default iob2)")
+    p = sub.add_parser("export-tasks", help="write pre-annotated Label Studio / doccano tasks, most uncertain first", description="Predict with a model and write annotation tasks ordered by model uncertainty (see train/importers/tasks.py).")
+    p.add_argument("--model", default="artifacts/model", help="model directory (default artifacts/model)")
+    p.add_argument("--input", required=True, help="a folder of .txt files, a .txt, or a .jsonl of records with 'text'")
+    p.add_argument("--output", required=True, help="Label Studio: JSON tasks file; doccano: JSONL")
+    p.add_argument("--format", default="label-studio", choices=["label-studio", "doccano"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    p.add_argument("--batch-size", type=int, default=32)
     return parser
 
 
@@ -55,13 +71,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.job == "predict":
             from .predict import predict_file
 
-            predict_file(args.model, args.input, args.output, device=args.device, batch_size=args.batch_size)
+            predict_file(args.model, args.input, args.output, device=args.device, batch_size=args.batch_size, backend=args.backend)
             return 0
         if args.job == "build-corpus":
             from .corpus import build_corpus
 
             for name, content in build_corpus().items():
                 print(f"data/corpus/{name}: {content.count(chr(10))} lines")
+            return 0
+        if args.job == "import":
+            from .importers import import_to_jsonl
+
+            print(import_to_jsonl(args.inputs, args.format, args.output, args.labels, args.allow_drops, args.scheme).summary(), file=sys.stderr)
+            return 0
+        if args.job == "export-tasks":
+            from .importers.tasks import export_tasks
+
+            tasks = export_tasks(args.model, args.input, args.output, fmt=args.format, device=args.device, batch_size=args.batch_size)
+            print(f"{args.output}: {len(tasks)} tasks, most uncertain first", file=sys.stderr)
             return 0
         cfg = load_config(args.config, args.overrides)
         return _run_job(args, cfg)
@@ -78,6 +105,11 @@ def _run_job(args: argparse.Namespace, cfg) -> int:
         prepared = prepare(cfg, load_tokenizer(resolve_base_model(cfg.model).location, cfg.model.revision))
         for split, report in prepared.reports.items():
             print(f"{split}: {report.summary()}")
+        return 0
+    if args.job == "bench":
+        from .bench import bench
+
+        bench(cfg)
         return 0
     if args.job == "fit":
         from .fit import fit

@@ -156,6 +156,54 @@ class ExportConfig:
 
     #: where the bundle is written (atomically)
     model_dir: str = "artifacts/model"
+    #: also write model.onnx (torch.onnx, fixed opset) and check it against PyTorch: logits and validation spans
+    onnx: bool = True
+    #: also write model.int8.onnx (onnxruntime dynamic quantization, int8 weights); ignored when onnx is false
+    int8: bool = True
+    #: ONNX opset of model.onnx (>= 17)
+    opset: int = 17
+    #: export fails if |logit PyTorch - ONNX fp32| reaches this on any non-padding position
+    logits_tolerance: float = 1.0e-4
+    #: export fails if int8 strict micro-F1 on validation is more than this below PyTorch's (0-1 scale; 0.01 = one point)
+    int8_max_f1_drop: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.opset < 17:
+            _fail("export.opset", f"must be >= 17, got {self.opset}")
+        if not 0 < self.logits_tolerance < 1:
+            _fail("export.logits_tolerance", f"must be in (0, 1), got {self.logits_tolerance}")
+        if not 0 <= self.int8_max_f1_drop <= 1:
+            _fail("export.int8_max_f1_drop", f"must be in [0, 1], got {self.int8_max_f1_drop}")
+
+
+@dataclass
+class BenchConfig:
+    """``make bench``: training and inference speed, memory and MFU (train/bench.py)."""
+
+    #: bundle to measure (null = export.model_dir); needs model.onnx and model.int8.onnx
+    model_dir: Optional[str] = None
+    #: timed optimizer steps of the training measurement (batch train.batch_size, windows of the train split)
+    train_steps: int = 10
+    #: untimed optimizer steps before them
+    warmup_steps: int = 2
+    #: windows per forward pass in the batched inference runs
+    batch_size: int = 16
+    #: words of the generated long document (built from train-split text) added to the test split
+    long_doc_words: int = 2000
+    #: side n of the n x n fp32 matmul timed for the machine's peak FLOP/s
+    matmul_size: int = 2048
+    #: CPU threads for torch and onnxruntime (0 = library defaults, one per physical core)
+    threads: int = 0
+    #: run each measurement in a fresh subprocess so peak resident memory is per backend
+    isolate: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("train_steps", "batch_size", "long_doc_words", "matmul_size"):
+            if getattr(self, key) < 1:
+                _fail(f"bench.{key}", f"must be >= 1, got {getattr(self, key)}")
+        for key in ("warmup_steps", "threads"):
+            if getattr(self, key) < 0:
+                _fail(f"bench.{key}", f"must be >= 0, got {getattr(self, key)}")
 
 
 @dataclass
@@ -168,6 +216,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
 
 
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:

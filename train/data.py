@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from .alignment import AlignmentReport, label_windows, tokenize_windows, window_word_ids
 from .config import Config
+from .importers import SOURCE_FORMATS, read_source, source_sha256
 from .records import DataError, Document, Problem, check_unique_ids, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -19,17 +20,22 @@ log = logging.getLogger(__name__)
 #: Bump when alignment or window building changes, so cached windows are rebuilt.
 ALIGNMENT_VERSION = "1"
 
-#: Readers by file suffix; importers for annotation-tool formats register here.
-READERS: dict[str, Callable[[Path], list[Document]]] = {".jsonl": read_jsonl}
+#: Readers by file suffix; annotation-tool exports (:mod:`train.importers`) are read strictly:
+#: ``.json`` Label Studio, ``.conll`` CoNLL IOB2, ``.ann`` brat. A data file may also be written
+#: ``FORMAT:PATH`` (``doccano:a.jsonl``, ``conll-iob1:b.conll``, ``brat:dir``; see train.importers) or be a brat directory.
+READERS: dict[str, Callable[[Path], list[Document]]] = {".jsonl": read_jsonl, ".json": read_source, ".conll": read_source, ".ann": read_source}
 
 
 def read_documents(path: str | Path) -> list[Document]:
-    """Read one data file with the reader registered for its suffix.
+    """Read one data file (or ``FORMAT:PATH`` spec, or brat directory) with the reader registered for it.
 
     Raises:
         FileNotFoundError: missing file.
-        DataError: bad records (file, line, id named) or an unsupported suffix.
+        DataError: bad records (file, line, id named), spans an import would drop, or an unsupported suffix.
     """
+    prefix, sep, _ = str(path).partition(":")
+    if (sep and prefix in SOURCE_FORMATS) or Path(path).is_dir():
+        return read_source(path)
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
@@ -106,7 +112,7 @@ def prepare(cfg: Config, tokenizer: Any, splits: tuple[str, ...] = ("train", "va
     files = {s: list(getattr(cfg.data, f"{s}_files")) for s in splits}
     docs = {s: read_split(f) if f else [] for s, f in files.items()}
     check_unique_ids([docs[s] for s in splits])
-    hashes = {f: file_sha256(f) for fs in files.values() for f in fs}
+    hashes = {f: source_sha256(f) for fs in files.values() for f in fs}
     key = json.dumps(
         {
             "files": {s: [hashes[f] for f in fs] for s, fs in files.items()},

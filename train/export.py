@@ -15,6 +15,7 @@ from .config import Config, config_hash, to_yaml
 from .labels import EVENT_TYPES, LABELS, TAGGING_SCHEME
 from .modelcard import render_model_card
 from .modeling import check_label_maps, sha256_file
+from .onnx_export import PARITY_FILE, manifest_summary, onnx_step
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,19 @@ def export(cfg: Config, source: str | Path | None = None) -> Path:
     ``inference.json`` (window settings), ``run_info.json``, ``metrics.json`` (every
     report under ``eval.reports_dir``), ``README.md`` (model card) and ``manifest.json``
     (labels, scheme, base model, config hash, data checksums, code version, sha256 of
-    every file). It is built in a temporary sibling directory, verified, and only then
-    swapped in, so a crash leaves the previous bundle intact.
+    every file). With ``export.onnx`` it also holds ``model.onnx``, ``model.int8.onnx``
+    (``export.int8``) and ``onnx_parity.json``, checked against PyTorch before anything is
+    swapped in (:func:`train.onnx_export.onnx_step`; the report is also copied to
+    ``<eval.reports_dir>/onnx_parity.json``). It is built in a temporary sibling directory,
+    verified, and only then swapped in, so a crash leaves the previous bundle intact and
+    the temporary directory is removed.
 
     Returns:
         The bundle directory.
 
     Raises:
         FileNotFoundError: no trained model at ``source``.
+        OnnxParityError: the ONNX graphs do not match the PyTorch model (no bundle is written).
     """
     src = Path(source) if source else Path(cfg.train.output_dir) / "best"
     if not (src / "config.json").is_file():
@@ -78,34 +84,49 @@ def export(cfg: Config, source: str | Path | None = None) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("training_args.bin", "checkpoint-*"))
-    run_info_path = Path(cfg.train.output_dir) / "run_info.json"
-    run_info = json.loads(run_info_path.read_text()) if run_info_path.is_file() else {}
-    run_info.pop("log_history", None)
-    metrics = collect_metrics(cfg.eval.reports_dir)
-    (tmp / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
-    (tmp / "run_info.json").write_text(json.dumps(run_info, indent=2, default=str) + "\n")
-    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (tmp / "README.md").write_text(render_model_card(cfg, run_info, metrics), encoding="utf-8")
-    manifest = {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "labels": LABELS,
-        "event_types": list(EVENT_TYPES),
-        "tagging_scheme": TAGGING_SCHEME,
-        "base_model": run_info.get("base_model"),
-        "config_sha256": config_hash(cfg),
-        "data_files_sha256": run_info.get("data_files_sha256", {}),
-        "code_version": code_version(),
-        "metrics": {k: {"strict_micro_f1": v["strict"]["micro_f1"], "relaxed_micro_f1": v["relaxed"]["micro_f1"]} for k, v in metrics.items()},
-        "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()},
-    }
-    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-    _verify_bundle(tmp)
+    try:
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("training_args.bin", "checkpoint-*"))
+        run_info_path = Path(cfg.train.output_dir) / "run_info.json"
+        run_info = json.loads(run_info_path.read_text()) if run_info_path.is_file() else {}
+        run_info.pop("log_history", None)
+        metrics = collect_metrics(cfg.eval.reports_dir)
+        (tmp / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+        (tmp / "run_info.json").write_text(json.dumps(run_info, indent=2, default=str) + "\n")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (tmp / "README.md").write_text(render_model_card(cfg, run_info, metrics), encoding="utf-8")
+        onnx_report = onnx_step(cfg, tmp) if cfg.export.onnx else None  # model.onnx, model.int8.onnx, onnx_parity.json
+        manifest = {
+            "schema_version": MANIFEST_SCHEMA_VERSION,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "labels": LABELS,
+            "event_types": list(EVENT_TYPES),
+            "tagging_scheme": TAGGING_SCHEME,
+            "base_model": run_info.get("base_model"),
+            "config_sha256": config_hash(cfg),
+            "data_files_sha256": run_info.get("data_files_sha256", {}),
+            "code_version": code_version(),
+            "onnx": manifest_summary(onnx_report) if onnx_report else None,
+            "metrics": {k: {"strict_micro_f1": v["strict"]["micro_f1"], "relaxed_micro_f1": v["relaxed"]["micro_f1"]} for k, v in metrics.items()},
+            "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()},
+        }
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        _verify_bundle(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written bundle behind
+        raise
     old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
     if dest.exists():
         dest.rename(old)
-    tmp.rename(dest)
+    try:
+        tmp.rename(dest)
+    except OSError:
+        if old.exists():
+            old.rename(dest)
+        raise
     shutil.rmtree(old, ignore_errors=True)
+    if onnx_report:
+        reports = Path(cfg.eval.reports_dir)
+        reports.mkdir(parents=True, exist_ok=True)
+        shutil.copy(dest / PARITY_FILE, reports / PARITY_FILE)
     log.info("exported %s", dest)
     return dest

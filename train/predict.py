@@ -18,6 +18,8 @@ from .records import Document, EventMention, Problem, DataError, write_jsonl
 
 #: File in an exported model directory holding the window settings used in training.
 INFERENCE_FILE = "inference.json"
+#: Runtimes of :class:`Predictor`: PyTorch eager, or the bundle's ``model.onnx`` / ``model.int8.onnx`` (onnxruntime, CPU).
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def read_inference_settings(model_dir: str | Path) -> dict[str, Any]:
@@ -36,20 +38,38 @@ class Predictor:
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         batch_size: windows per forward pass.
         max_length / stride: window settings; default to the model's ``inference.json``.
+        backend: one of :data:`BACKENDS`; the ONNX ones run ``model.onnx`` / ``model.int8.onnx``
+            of ``model_dir`` on the CPU with onnxruntime (``device`` is then ignored).
+        onnx_threads: onnxruntime intra-op threads (0 = its default, one per physical core).
 
     Raises:
         ModelError: the model's label maps are not this project's, or its tokenizer is not fast.
+        ValueError: unknown backend.  FileNotFoundError: the backend's ONNX file is missing.
     """
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu", batch_size: int = 32, max_length: int | None = None, stride: int | None = None):
-        import torch
-        from transformers import AutoModelForTokenClassification
-
+    def __init__(self, model_dir: str | Path, device: str = "cpu", batch_size: int = 32, max_length: int | None = None, stride: int | None = None, backend: str = "torch", onnx_threads: int = 0):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} (one of {BACKENDS})")
         settings = read_inference_settings(model_dir)
         self.max_length = max_length or settings["max_length"]
         self.stride = stride if stride is not None else settings["stride"]
         self.batch_size = batch_size
+        self.backend = backend
         self.tokenizer = load_tokenizer(str(model_dir))
+        if backend != "torch":
+            from transformers import AutoConfig
+
+            from .onnx_export import BACKEND_FILES, OnnxLogits
+
+            self.model, self.session = None, OnnxLogits(Path(model_dir) / BACKEND_FILES[backend], onnx_threads)
+            config = AutoConfig.from_pretrained(str(model_dir))
+            check_label_maps(config, str(model_dir))
+            self.id2label = {int(k): v for k, v in config.id2label.items()}
+            return
+        import torch
+        from transformers import AutoModelForTokenClassification
+
+        self.session = None
         self.model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
         check_label_maps(self.model.config, str(model_dir))
         if device == "auto":
@@ -59,6 +79,8 @@ class Predictor:
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
 
     def _forward(self, batch: list[dict[str, list[int]]]) -> np.ndarray:
+        if self.session is not None:
+            return self.session(self.tokenizer.pad(batch, return_tensors="np"))
         import torch
 
         padded = self.tokenizer.pad(batch, return_tensors="pt")
@@ -128,19 +150,20 @@ def read_texts(path: str | Path) -> list[Document]:
     return docs
 
 
-def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Path | None = None, device: str = "cpu", batch_size: int = 32) -> list[Document]:
+def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Path | None = None, device: str = "cpu", batch_size: int = 32, backend: str = "torch") -> list[Document]:
     """The ``predict`` job: tag every document of ``input_path`` and write schema JSONL.
 
     Args:
         model_dir: exported model directory.
         input_path: ``.txt`` (one document) or ``.jsonl`` (records with ``text``).
         output: JSONL path, or ``None`` for stdout.
+        backend: ``"torch"``, ``"onnx"`` or ``"onnx-int8"`` (see :class:`Predictor`).
 
     Returns:
         The predicted documents (``events`` with ``start``, ``end``, ``type``, ``trigger``, ``score``).
     """
     docs = read_texts(input_path)
-    out = Predictor(model_dir, device=device, batch_size=batch_size).predict_documents(docs)
+    out = Predictor(model_dir, device=device, batch_size=batch_size, backend=backend).predict_documents(docs)
     text = write_jsonl(out, output)
     if output is None:
         sys.stdout.write(text)
