@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     _job_parser(sub, "fit", "fine-tune the model (best epoch on validation strict micro-F1)")
     p = _job_parser(sub, "evaluate", "score a model on the configured splits or on schema files")
     p.add_argument("--model", help="model directory (default: the run's best model, else export.model_dir)")
-    p.add_argument("--data", action="append", metavar="FILE", help="schema JSONL file to score instead of the configured splits (repeatable)")
+    p.add_argument("--data", action="append", metavar="FILE", help="schema JSONL file to score instead of the configured splits and external sets (repeatable)")
+    p.add_argument("--baseline", metavar="METRICS_JSON", help="a previous run's metrics.json (or reports dir): the reports show the deltas against it")
     _job_parser(sub, "export", "write the servable bundle to export.model_dir (atomic)")
     p = sub.add_parser("predict", help="tag documents with a trained model", description="Tag documents; writes schema JSONL with scores.")
     p.add_argument("--model", default="artifacts/model", help="model directory (default artifacts/model)")
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"], help="runtime: PyTorch, or the bundle's model.onnx / model.int8.onnx with onnxruntime (default torch)")
     _job_parser(sub, "bench", "measure training and inference speed, memory and MFU (artifacts/reports/bench.json)")
+    p = _job_parser(sub, "validate-data", "check the corpus: schema, statistics, hygiene and the issue-3 targets (artifacts/reports/data_report.*)")
+    from .corpus_report import add_arguments
+
+    add_arguments(p)
     sub.add_parser("build-corpus", help="compile data/source/*.txt into data/corpus/{train,validation,test}.jsonl")
     p = sub.add_parser("import", help="convert annotation-tool exports to schema JSONL", description="Convert Label Studio / doccano / brat / CoNLL exports to schema JSONL; every dropped or trimmed span is reported.")
     p.add_argument("--format", required=True, choices=["label-studio", "doccano", "brat", "conll"])
@@ -61,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input or config, 1 for other failures)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    replica = int(os.environ.get("RANK", "0") or 0) > 0  # under accelerate launch / torchrun, only rank 0 logs INFO
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING if replica else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from .config import ConfigError, load_config
     from .modeling import ModelError
@@ -82,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.job == "import":
             from .importers import import_to_jsonl
 
-            print(import_to_jsonl(args.inputs, args.format, args.output, args.labels, args.allow_drops, args.scheme).summary(), file=sys.stderr)
+            report = import_to_jsonl(args.inputs, args.format, args.output, args.labels, args.allow_drops, args.scheme)
+            print(f"{args.output}: {report.counts()}", file=sys.stderr)
             return 0
         if args.job == "export-tasks":
             from .importers.tasks import export_tasks
@@ -93,11 +100,23 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides)
         return _run_job(args, cfg)
     except (ConfigError, DataError, ModelError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 
+def one_line(exc: BaseException) -> str:
+    """An error message on one line: a multi-line message (e.g. a list of data problems) joined with '; '."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return lines[0] + " " + "; ".join(lines[1:])
+    return "; ".join(lines)
+
+
 def _run_job(args: argparse.Namespace, cfg) -> int:
+    from .distributed import on_main_process  # jobs that write reports or bundles run on one process under a launcher
+
     if args.job == "prepare":
         from .data import prepare
         from .modeling import load_tokenizer, resolve_base_model
@@ -106,6 +125,10 @@ def _run_job(args: argparse.Namespace, cfg) -> int:
         for split, report in prepared.reports.items():
             print(f"{split}: {report.summary()}")
         return 0
+    if args.job == "validate-data":
+        from .corpus_report import run_cli
+
+        return run_cli(args, cfg)
     if args.job == "bench":
         from .bench import bench
 
@@ -119,12 +142,12 @@ def _run_job(args: argparse.Namespace, cfg) -> int:
     if args.job == "evaluate":
         from .scoring import evaluate
 
-        evaluate(cfg, model_dir=args.model, data_files=args.data)
+        on_main_process(evaluate, cfg, model_dir=args.model, data_files=args.data, baseline=args.baseline)
         return 0
     if args.job == "export":
         from .export import export
 
-        export(cfg)
+        on_main_process(export, cfg)
         return 0
     if args.job == "run":
         from .pipeline import run

@@ -115,10 +115,23 @@ class TrainConfig:
     device: str = "cpu"
     #: bfloat16 mixed precision (GPU only: this CPU has no fast bf16)
     bf16: bool = False
+    #: optimizer: "adamw_torch", or "adamw_torch_fused" (one fused kernel per step; for GPUs)
+    optim: str = "adamw_torch"
+    #: compile the model with torch.compile (inductor); pays off on GPUs for long runs
+    torch_compile: bool = False
+    #: checkpoint (with optimizer, scheduler, RNG and data-order state) and validate every N
+    #: optimizer steps; 0 = once per epoch (or twice per run with max_steps)
+    save_steps: int = 0
+    #: continue from the latest complete checkpoint in output_dir (`make train RESUME=1`);
+    #: starts from scratch, with a warning, when there is none
+    resume: bool = False
     #: checkpoints kept besides the best one
     save_total_limit: int = 2
     #: Trainer integrations ("tensorboard", or [] for none)
     report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    #: multi-seed run (`make train SEEDS="13 42 7"`): one model per seed in <output_dir>/seed-<n>, mean ± std
+    #: in <eval.reports_dir>/seeds.json, the best seed on validation exported; [] = one run with `seed`
+    seeds: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.epochs <= 0 and self.max_steps <= 0:
@@ -132,6 +145,12 @@ class TrainConfig:
                 _fail(f"train.{key}", f"must be >= 1, got {getattr(self, key)}")
         if self.device not in ("cpu", "auto"):
             _fail("train.device", f"must be 'cpu' or 'auto', got {self.device!r}")
+        if self.optim not in ("adamw_torch", "adamw_torch_fused"):
+            _fail("train.optim", f"must be 'adamw_torch' or 'adamw_torch_fused', got {self.optim!r}")
+        if self.save_steps < 0:
+            _fail("train.save_steps", f"must be >= 0, got {self.save_steps}")
+        if len(set(self.seeds)) != len(self.seeds):
+            _fail("train.seeds", f"must not repeat a seed, got {list(self.seeds)}")
 
 
 @dataclass
@@ -143,11 +162,27 @@ class EvalConfig:
     #: configured splits to score after training
     splits: list[str] = field(default_factory=lambda: ["validation", "test"])
     batch_size: int = 32
+    #: every *.jsonl here is also scored (relative paths: to the repo root); null or absent folder = skipped
+    external_dir: Optional[str] = "../shared/eval"
+    #: document-bootstrap replicates for the confidence intervals (percentile method)
+    bootstrap_samples: int = 1000
+    #: seed of the bootstrap's random generator (same seed, same intervals)
+    bootstrap_seed: int = 12345
+    #: coverage of the confidence intervals
+    confidence: float = 0.95
+    #: characters of context either side of an error in errors.jsonl / errors.md
+    context_chars: int = 60
 
     def __post_init__(self) -> None:
         for s in self.splits:
             if s not in ("train", "validation", "test"):
                 _fail("eval.splits", f"unknown split {s!r} (train, validation, test)")
+        if self.bootstrap_samples < 1:
+            _fail("eval.bootstrap_samples", f"must be >= 1, got {self.bootstrap_samples}")
+        if not 0 < self.confidence < 1:
+            _fail("eval.confidence", f"must be in (0, 1), got {self.confidence}")
+        if self.context_chars < 0:
+            _fail("eval.context_chars", f"must be >= 0, got {self.context_chars}")
 
 
 @dataclass

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -138,11 +140,17 @@ def prepare(cfg: Config, tokenizer: Any, splits: tuple[str, ...] = ("train", "va
             cols, reports[s] = build_windows(docs[s], tokenizer, cfg.window.max_length, cfg.window.stride, cfg.window.subtoken_labels)
             built[s] = Dataset.from_dict(cols)
         windows = DatasetDict(built)
-        tmp = cache.with_name(cache.name + ".tmp")
+        # one temporary folder per process: processes of a multi-node run may build the same cache at once
+        tmp = cache.with_name(f"{cache.name}.tmp-{socket.gethostname()}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         windows.save_to_disk(str(tmp / "windows"))
         (tmp / "reports.json").write_text(json.dumps({s: r.to_dict() for s, r in reports.items()}, indent=1))
-        tmp.rename(cache)
+        try:
+            tmp.rename(cache)
+        except OSError:
+            if not (cache / "reports.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same cache first
     for s, r in reports.items():
         (log.warning if r.lost else log.info)("%s: %s", s, r.summary())
     return PreparedData(docs, windows, reports, hashes, fingerprint)

@@ -28,7 +28,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
-@dataclass
+@dataclass(slots=True)
 class _Word:
     start: int
     end: int

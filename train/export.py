@@ -85,7 +85,7 @@ def export(cfg: Config, source: str | Path | None = None) -> Path:
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("training_args.bin", "checkpoint-*"))
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("training_args.bin", "checkpoint-*", MANIFEST_FILE))  # a source bundle's manifest is rewritten
         run_info_path = Path(cfg.train.output_dir) / "run_info.json"
         run_info = json.loads(run_info_path.read_text()) if run_info_path.is_file() else {}
         run_info.pop("log_history", None)

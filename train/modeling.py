@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,19 @@ def build_model(location: str, revision: str | None = None) -> Any:
 
     Returns:
         A model whose ``config.id2label`` / ``label2id`` are :data:`train.labels.ID2LABEL` / ``LABEL2ID``;
-        the classification head is freshly initialised.
-    """
-    from transformers import AutoModelForTokenClassification
+        the classification head is freshly initialised (or kept, for a model trained with these labels).
 
+    Raises:
+        ModelError: the base model already has a token-classification head for other labels.
+    """
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    base = AutoConfig.from_pretrained(location, revision=revision)
+    if any(a.endswith("ForTokenClassification") for a in (getattr(base, "architectures", None) or [])):
+        got = {int(k): v for k, v in base.id2label.items()}
+        if got != ID2LABEL:  # its head would be re-initialised (other size) or silently relabelled (same size)
+            raise ModelError(f"{location}: the base model's token-classification head has labels {got}, not this project's {ID2LABEL}; "
+                             "fine-tune from its encoder (a checkpoint without the head) or from a model trained with these labels")
     return AutoModelForTokenClassification.from_pretrained(
         location,
         revision=revision,
@@ -126,3 +136,48 @@ def check_label_maps(model_config: Any, where: str) -> None:
     got = {int(k): v for k, v in model_config.id2label.items()}
     if got != ID2LABEL:
         raise ModelError(f"{where}: model id2label {got} does not match this project's labels {ID2LABEL}")
+
+
+#: The bundle manifest written by :func:`train.export.export` (``files``: name -> sha256).
+MANIFEST_FILE = "manifest.json"
+#: Files any model directory needs; weights depend on the backend (:func:`verify_model_dir`).
+REQUIRED_FILES = ("config.json", "tokenizer.json")
+#: Weights files by backend (the torch backend accepts any of its names).
+BACKEND_WEIGHTS = {"torch": ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json"), "onnx": ("model.onnx",), "onnx-int8": ("model.int8.onnx",)}
+
+
+def verify_model_dir(model_dir: str | Path, backend: str = "torch") -> None:
+    """Refuse an incomplete or altered local model directory before anything is loaded from it.
+
+    Checks that ``config.json``, ``tokenizer.json`` and the backend's weights exist and, when
+    the directory holds a ``manifest.json`` (every exported bundle does), that every file it
+    lists exists with the listed sha256. A name that is not a local directory (a hub id) is
+    left to ``from_pretrained``.
+
+    Raises:
+        ModelError: naming the directory, the file and what is wrong with it.
+    """
+    path = Path(model_dir)
+    if not path.is_dir():
+        return
+    manifest_path = path / MANIFEST_FILE
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            files = manifest["files"]
+            assert isinstance(files, dict) and all(isinstance(v, str) for v in files.values())
+        except (ValueError, KeyError, TypeError, AssertionError):
+            raise ModelError(f"{manifest_path}: unreadable or without a 'files' map of sha256 digests; re-export the model") from None
+        missing = sorted(name for name in files if not (path / name).is_file())
+        if missing:
+            raise ModelError(f"{path}: refusing to load: {', '.join(missing)} listed in {MANIFEST_FILE} missing")
+        for name, expected in files.items():
+            digest = sha256_file(path / name)
+            if digest != expected:
+                raise ModelError(f"{path}: refusing to load: {name} has sha256 {digest}, {MANIFEST_FILE} says {expected} (file altered or corrupt; re-export the model)")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    weights = BACKEND_WEIGHTS.get(backend, ())
+    if weights and not any((path / w).is_file() for w in weights):
+        missing.append(" or ".join(weights))
+    if missing:
+        raise ModelError(f"{path}: not a complete model directory: {', '.join(missing)} missing")

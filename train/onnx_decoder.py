@@ -31,6 +31,10 @@ The recipe, identical to the training package's ``Predictor`` + ``SpanDecoder``:
    first word's first character to its last word's last character; its ``score`` is the
    mean probability of its words' labels.
 
+Documents are tokenised whole. (The training package's ``Predictor`` tokenises a text
+over 50,000 characters in overlapping character pieces to bound memory; for such texts
+the two may differ near a piece join. Below that size the windows are identical.)
+
 Usage::
 
     tagger = OnnxSpanTagger("artifacts/model")            # or model_file="model.int8.onnx"

@@ -205,18 +205,21 @@ class OnnxLogits:
         return self.session.run(["logits"], feed)[0]
 
 
-def parity_batches(tokenizer: Any, max_positions: int = 512, lengths: Sequence[Sequence[int]] = PARITY_BATCHES, seed: int = 0) -> list[dict[str, np.ndarray]]:
+def parity_batches(
+    tokenizer: Any, max_positions: int = 512, lengths: Sequence[Sequence[int]] = PARITY_BATCHES, seed: int = 0, vocab_size: int | None = None
+) -> list[dict[str, np.ndarray]]:
     """Padded batches of random token ids for the logits check.
 
     Each sequence is ``[CLS] random ids [SEP]`` (the tokenizer's own specials), padded with
-    its pad id to the longest of its batch; lengths are capped at ``max_positions``.
+    its pad id to the longest of its batch; lengths are capped at ``max_positions`` and ids
+    at ``vocab_size`` (the model's embedding rows, when smaller than the tokenizer's vocabulary).
 
     Returns:
         One dict per batch with int64 ``input_ids``, ``attention_mask``, ``token_type_ids``,
         each of shape ``(batch, max length)``.
     """
     rng = np.random.default_rng(seed)
-    vocab = len(tokenizer)
+    vocab = min(len(tokenizer), vocab_size or len(tokenizer))
     low = min(max(tokenizer.all_special_ids) + 1, vocab - 1)
     first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
@@ -366,7 +369,7 @@ def add_onnx_to_bundle(
     graphs = {"fp32": OnnxLogits(bundle / ONNX_FILE)}
     if int8:
         graphs["int8"] = OnnxLogits(bundle / ONNX_INT8_FILE)
-    rows = logits_parity(model, graphs, parity_batches(tokenizer, model.config.max_position_embeddings))
+    rows = logits_parity(model, graphs, parity_batches(tokenizer, model.config.max_position_embeddings, vocab_size=model.config.vocab_size))
     worst = max(r["fp32"] for r in rows)
     report: dict[str, Any] = {
         "opset": opset,

@@ -101,10 +101,14 @@ class ImportReport:
     notes: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
 
+    def counts(self) -> str:
+        """One line: documents and spans imported, and how many were dropped, trimmed or noted."""
+        return (f"{self.format}: imported {self.documents} documents, {self.spans} spans; "
+                f"{len(self.drops)} dropped, {len(self.trims)} trimmed, {len(self.notes)} notes")
+
     def summary(self) -> str:
-        """Multi-line text: counts, then every drop, trim and note."""
-        lines = [f"{self.format}: imported {self.documents} documents, {self.spans} spans; "
-                 f"{len(self.drops)} dropped, {len(self.trims)} trimmed, {len(self.notes)} notes"]
+        """Multi-line text: :meth:`counts`, then every drop, trim and note."""
+        lines = [self.counts()]
         for title, items in (("dropped", self.drops), ("trimmed", self.trims), ("notes", self.notes)):
             if items:
                 lines.append(f"{title}:")
@@ -112,7 +116,8 @@ class ImportReport:
         return "\n".join(lines)
 
     def finish(self, allow_drops: bool) -> None:
-        """Raise on errors, or on drops unless ``allow_drops``; log the summary otherwise.
+        """Raise on errors, or on drops unless ``allow_drops``; else log :meth:`summary` (a warning
+        when anything was dropped or trimmed).
 
         Raises:
             DataError: ``errors`` is not empty; or ``drops`` is not empty and ``allow_drops`` is false
@@ -123,12 +128,7 @@ class ImportReport:
         if self.drops and not allow_drops:
             hint = Problem("(import)", None, None, f"{len(self.drops)} span(s)/record(s) cannot be imported; fix them, map their labels, or pass --allow-drops (allow_drops=True) to import without them")
             raise DataError(self.drops + [hint])
-        if self.drops:
-            log.warning("%s: %d span(s)/record(s) DROPPED (allowed):\n%s", self.format, len(self.drops), "\n".join(f"  {p}" for p in self.drops))
-        for p in self.trims:
-            log.warning("trimmed: %s", p)
-        for p in self.notes:
-            log.info("note: %s", p)
+        (log.warning if self.drops or self.trims else log.info)("%s", self.summary())
 
 
 @dataclass

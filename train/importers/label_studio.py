@@ -73,7 +73,8 @@ def read_label_studio(path: Path, labels: LabelMap, report: ImportReport) -> lis
             continue
         doc_id = data.get("id")
         doc_id = doc_id if isinstance(doc_id, str) else f"{path.stem}-{task.get('id', n)}"
-        done = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+        annotations = task.get("annotations") or task.get("completions") or []  # "completions": Label Studio < 1.0
+        done = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
         if not done:
             report.notes.append(Problem(file, None, doc_id, f"{where}: no completed annotation; task skipped (not imported as a negative)"))
             continue
