@@ -65,3 +65,10 @@ def test_pop_forgets_the_document():
     dec = SpanDecoder()
     dec.add(3, offsets(0), [0], probs("B-VISIT"))
     assert len(dec.pop(3, TEXT)) == 1 and dec.spans(3, TEXT) == []
+
+
+def test_punctuation_only_spans_are_not_emitted():
+    text = "aa . bb"
+    dec = SpanDecoder()
+    dec.add(0, [(0, 2), (3, 4), (5, 7)], [0, 1, 2], probs("O", "B-ANNEXATION", "B-VISIT"))
+    assert [(s.start, s.trigger) for s in dec.spans(0, text)] == [(5, "bb")]

@@ -125,6 +125,12 @@ class TrainConfig:
     #: continue from the latest complete checkpoint in output_dir (`make train RESUME=1`);
     #: starts from scratch, with a warning, when there is none
     resume: bool = False
+    #: head initialisation: "probe" fits it on frozen encoder features first (LP-FT,
+    #: Kumar et al. 2022; see train/probe.py), "random" is the plain Trainer start
+    head_init: str = "probe"
+    #: full-batch AdamW steps and learning rate of the linear probe
+    probe_steps: int = 100
+    probe_learning_rate: float = 1.0e-2
     #: checkpoints kept besides the best one
     save_total_limit: int = 2
     #: Trainer integrations ("tensorboard", or [] for none)
@@ -149,6 +155,10 @@ class TrainConfig:
             _fail("train.optim", f"must be 'adamw_torch' or 'adamw_torch_fused', got {self.optim!r}")
         if self.save_steps < 0:
             _fail("train.save_steps", f"must be >= 0, got {self.save_steps}")
+        if self.head_init not in ("probe", "random"):
+            _fail("train.head_init", f"must be 'probe' or 'random', got {self.head_init!r}")
+        if self.probe_steps < 1 or not 0 < self.probe_learning_rate < 1:
+            _fail("train.probe_steps", f"probe_steps must be >= 1 and probe_learning_rate in (0, 1), got {self.probe_steps}, {self.probe_learning_rate}")
         if len(set(self.seeds)) != len(self.seeds):
             _fail("train.seeds", f"must not repeat a seed, got {list(self.seeds)}")
 

@@ -7,6 +7,8 @@ edge, so overlapping windows never vote twice and every word gets the most
 context available. Word labels are then read as IOB2; an ``I-X`` that does
 not continue an ``X`` span opens a new span (the lenient reading used by the
 pipeline), and a span's score is the mean probability of its words' labels.
+A span with no letter or digit (stray punctuation, symbols) is not emitted: the
+schema's triggers are words.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class SpanDecoder:
         scores: list[float] = []
 
         def close() -> None:
-            if cur_type is not None:
+            # a trigger is a word: a span of punctuation or symbols alone is never emitted
+            if cur_type is not None and any(c.isalnum() for c in text[cur_start:cur_end]):
                 out.append(EventMention(cur_start, cur_end, cur_type, text[cur_start:cur_end], None, float(np.mean(scores))))
 
         for w in sorted(words):

@@ -20,6 +20,7 @@ from .distributed import CHECKPOINT_RE, latest_checkpoint
 from .labels import ID2LABEL, LABELS, TAGGING_SCHEME
 from .modeling import build_model, load_tokenizer, resolve_base_model
 from .predict import INFERENCE_FILE
+from .probe import fit_linear_probe
 from .records import Document
 
 log = logging.getLogger(__name__)
@@ -257,12 +258,17 @@ def fit(cfg: Config, callbacks: Any = ()) -> FitResult:
     model = build_model(resolved.location, cfg.model.revision)
     train_ds = data.windows["train"].remove_columns(META_COLUMNS)
     val_ds = data.windows["validation"].remove_columns(META_COLUMNS)
+    collator = DataCollatorForTokenClassification(tokenizer)
+    if cfg.train.head_init == "probe" and resume_from is None:
+        # every process computes the same probe (deterministic), so no broadcast is needed
+        info["linear_probe"] = fit_linear_probe(model, train_ds, collator, cfg.train.probe_steps, cfg.train.probe_learning_rate,
+                                                cfg.train.eval_batch_size, cfg.train.seed)
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
+        data_collator=collator,
         processing_class=tokenizer,
         compute_metrics=make_compute_metrics(data.docs["validation"], data.windows["validation"]),
         callbacks=list(callbacks) or None,

@@ -118,7 +118,8 @@ def decode_spans(text: str, windows: list[tuple[list[tuple[int, int]], list[int 
     scores: list[float] = []
 
     def close() -> None:
-        if cur is not None:
+        # a trigger is a word: a span of punctuation or symbols alone is never emitted
+        if cur is not None and any(c.isalnum() for c in text[cur["start"]:cur["end"]]):
             cur["trigger"] = text[cur["start"]:cur["end"]]
             cur["score"] = float(np.mean(scores))
             spans.append(cur)

@@ -398,7 +398,8 @@ def add_onnx_to_bundle(
         if int8 and -gate["int8_f1_delta_points"] > 100 * max_f1_drop + 1e-9:
             raise OnnxParityError(
                 f"int8 strict micro-F1 on {gate_split} is {gate['int8_strict_micro_f1']:.4f} vs PyTorch {gate['torch_strict_micro_f1']:.4f} "
-                f"({gate['int8_f1_delta_points']:+.2f} points; at most -{100 * max_f1_drop:g} allowed)"
+                f"({gate['int8_f1_delta_points']:+.2f} points; at most -{100 * max_f1_drop:g} allowed). "
+                "Export without it with export.int8=false, or allow more with export.int8_max_f1_drop"
             )
     log.info(
         "ONNX export: logits max |diff| fp32 %.2g%s; %s",
