@@ -163,7 +163,8 @@ def test_reference_decoder_matches_predict(bundle, tmp_path):
     from tokenizers import Tokenizer
 
     _, path = bundle
-    texts = [json.loads(line)["text"] for line in (FIXTURES / "tiny_validation.jsonl").read_text().splitlines() if line.strip()] + [_long_text()]
+    edge = "Il a visite\u0301 Kigali; a\u200bwarned\x07b \U0001F600 troops sent \u5317\u4eac re\u0301union \u00a0annexed."
+    texts = [json.loads(line)["text"] for line in (FIXTURES / "tiny_validation.jsonl").read_text().splitlines() if line.strip()] + [edge, _long_text()]
     assert len(Tokenizer.from_file(str(path / "tokenizer.json")).encode(texts[-1]).ids) > 3 * 32
     inp = tmp_path / "in.jsonl"
     inp.write_text("".join(json.dumps({"id": f"doc-{i}", "text": t}) + "\n" for i, t in enumerate(texts)))

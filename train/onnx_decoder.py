@@ -15,6 +15,10 @@ It reads from a model bundle directory (``make export``):
 
 The recipe, identical to the training package's ``Predictor`` + ``SpanDecoder``:
 
+0. Text view: the tokenizer is given the text with zero-width spaces, word joiners,
+   BOMs and control characters (other than tab, newline, CR) replaced by spaces (same
+   length, so offsets still index the raw text), and token ends are moved past the
+   combining marks that the uncased normaliser drops (``train.alignment``).
 1. Windows: the document is tokenised whole and cut into windows of ``max_length``
    tokens (special tokens included), consecutive windows sharing ``stride`` tokens:
    ``tokenizer.enable_truncation(max_length, stride=stride)`` and the encoding's
@@ -49,13 +53,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import unicodedata
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
 __all__ = ["OnnxSpanTagger", "decode_spans", "softmax"]
+
+
+_SEPARATORS = re.compile("[\u200b\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def tokenization_view(text: str) -> str:
+    """``text`` with invisible word separators and control characters as spaces (same length)."""
+    return _SEPARATORS.sub(" ", text)
+
+
+def extend_over_marks(text: str, end: int) -> int:
+    """Move a token end past the combining marks that follow it in ``text``."""
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -193,7 +214,7 @@ class OnnxSpanTagger:
 
     def windows(self, text: str) -> list:
         """The document's windows: ``tokenizers.Encoding`` objects, first window first."""
-        enc = self.tokenizer.encode(text)
+        enc = self.tokenizer.encode(tokenization_view(text))
         return [enc] + list(enc.overflowing)
 
     def logits(self, windows: list) -> list[np.ndarray]:
@@ -217,7 +238,8 @@ class OnnxSpanTagger:
         """Spans of one document: ``[{"start", "end", "type", "trigger", "score"}, ...]`` sorted by start."""
         wins = self.windows(text)
         logits = self.logits(wins)
-        return decode_spans(text, [(w.offsets, w.word_ids, softmax(lg)) for w, lg in zip(wins, logits)], self.labels)
+        offsets = [[(s, extend_over_marks(text, e)) if e > s else (s, e) for s, e in w.offsets] for w in wins]
+        return decode_spans(text, [(o, w.word_ids, softmax(lg)) for o, w, lg in zip(offsets, wins, logits)], self.labels)
 
 
 def main(argv: list[str]) -> int:
