@@ -12,27 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, make_tiny_config
 from train.labels import LABELS, TAGGING_SCHEME
 
 
 def _config(root: Path, tiny_model_dir: Path, *extra: str):
-    from train.config import load_config
-
-    return load_config(
-        REPO / "configs" / "debug.yaml",
-        [
-            f"model.name_or_path={tiny_model_dir}",
-            f"data.train_files=[{FIXTURES / 'tiny_train.jsonl'}]",
-            f"data.validation_files=[{FIXTURES / 'tiny_validation.jsonl'}]",
-            f"data.test_files=[{FIXTURES / 'tiny_validation.jsonl'}]",
-            f"data.cache_dir={root / 'cache'}",
-            f"train.output_dir={root / 'run'}",
-            f"eval.reports_dir={root / 'reports'}",
-            f"export.model_dir={root / 'bundles' / 'model'}",
-            *extra,
-        ],
-    )
+    """The tiny debug config, with the bundle one level down (the atomic-swap tests need a parent of its own)."""
+    return make_tiny_config(root, tiny_model_dir, f"export.model_dir={root / 'bundles' / 'model'}", *extra)
 
 
 def _long_text() -> str:
