@@ -82,6 +82,12 @@ class SpanDecoder:
             if s < word.first_tok_start or (s == word.first_tok_start and centrality > word.centrality):
                 word.first_tok_start, word.centrality, word.probs = s, centrality, probs[j]
 
+    def min_confidence(self, doc: int) -> float:
+        """Smallest top-label probability over the words of ``doc`` (1.0 when it has none):
+        the least-confidence measure of uncertainty sampling (Lewis & Gale 1994)."""
+        probs = [float(np.max(w.probs)) for w in self._words.get(doc, {}).values() if w.probs is not None]
+        return min(probs) if probs else 1.0
+
     def pop(self, doc: int, text: str) -> list[EventMention]:
         """Decode and forget document ``doc``; returns its spans sorted by start."""
         spans = self.spans(doc, text)

@@ -147,6 +147,15 @@ class Predictor:
     def predict(self, texts: Sequence[str], docs_per_chunk: int = 64, piece_chars: int = PIECE_CHARS) -> Iterator[list[EventMention]]:
         """Yield the predicted spans of each text, in order (sorted by start, with ``score``).
 
+        See :meth:`predict_with_confidence` for how texts are windowed.
+        """
+        for spans, _ in self.predict_with_confidence(texts, docs_per_chunk, piece_chars):
+            yield spans
+
+    def predict_with_confidence(self, texts: Sequence[str], docs_per_chunk: int = 64, piece_chars: int = PIECE_CHARS) -> Iterator[tuple[list[EventMention], float]]:
+        """Yield ``(spans, confidence)`` per text, in order: the spans of :meth:`predict` and the
+        least confident word's top-label probability (:meth:`SpanDecoder.min_confidence`).
+
         Texts are tokenised a group at a time (at most ``docs_per_chunk`` texts and about
         ``piece_chars`` characters) and windows run ``batch_size`` at a time; a document's spans
         are yielded once all its windows are decoded. A text longer than ``piece_chars`` is
@@ -161,14 +170,15 @@ class Predictor:
         pending: dict[int, str] = {}
         size = 0
 
-        def flush() -> Iterator[list[EventMention]]:
+        def flush() -> Iterator[tuple[list[EventMention], float]]:
             nonlocal group, size
             if group:
                 self._decode_group(dec, group, pending, names)
             done = [d for d, _, end, _ in group if end == len(pending[d])]
             group, size = [], 0
             for d in done:
-                yield dec.pop(d, pending.pop(d))
+                confidence = dec.min_confidence(d)
+                yield dec.pop(d, pending.pop(d)), confidence
 
         for d, text in enumerate(texts):
             pending[d] = text

@@ -26,10 +26,6 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import numpy as np
-
-from ..alignment import tokenize_windows, window_word_ids
-from ..decoding import SpanDecoder, softmax
 from ..predict import Predictor, read_texts
 from ..records import DataError, Document, EventMention, Problem
 from .doccano import doccano_record
@@ -39,32 +35,12 @@ from .label_studio import label_studio_results, task_data
 TASK_FORMATS = ("label-studio", "doccano")
 
 
-class _ConfidenceDecoder(SpanDecoder):
-    """A :class:`SpanDecoder` that also reports the least confident word of a document."""
-
-    def min_confidence(self, doc: int) -> float:
-        probs = [float(np.max(w.probs)) for w in self._words.get(doc, {}).values() if w.probs is not None]
-        return min(probs) if probs else 1.0
-
-
-def predict_with_uncertainty(predictor: Predictor, texts: Sequence[str], docs_per_chunk: int = 64) -> Iterator[tuple[list[EventMention], float]]:
+def predict_with_uncertainty(predictor: Predictor, texts: Sequence[str]) -> Iterator[tuple[list[EventMention], float]]:
     """Yield ``(spans, uncertainty)`` per text, in order: the spans of :meth:`Predictor.predict`
-    and the least-confidence uncertainty of the module docstring."""
-    names = predictor.tokenizer.model_input_names
-    for c in range(0, len(texts), docs_per_chunk):
-        chunk = list(texts[c:c + docs_per_chunk])
-        dec = _ConfidenceDecoder(predictor.id2label)
-        enc = tokenize_windows(predictor.tokenizer, chunk, predictor.max_length, predictor.stride)
-        n = len(enc["input_ids"])
-        for b in range(0, n, predictor.batch_size):
-            idx = range(b, min(b + predictor.batch_size, n))
-            logits = predictor._forward([{k: enc[k][i] for k in names if k in enc} for i in idx])
-            for row, i in enumerate(idx):
-                offs = enc["offset_mapping"][i]
-                dec.add(enc["overflow_to_sample_mapping"][i], offs, window_word_ids(enc, i), softmax(logits[row, : len(offs)].astype(np.float64)))
-        for d, text in enumerate(chunk):
-            uncertainty = 1.0 - dec.min_confidence(d)
-            yield dec.pop(d, text), uncertainty
+    and the least-confidence uncertainty of the module docstring (1 - the least confident word's
+    top-label probability), with the Predictor's own windowing of long texts."""
+    for spans, confidence in predictor.predict_with_confidence(texts):
+        yield spans, 1.0 - confidence
 
 
 def rank_by_uncertainty(docs: Sequence[Document], results: Sequence[tuple[list[EventMention], float]]) -> list[tuple[Document, float]]:
