@@ -28,7 +28,7 @@ import numpy as np
 
 from .baselines import normalise_form
 from .labels import EVENT_TYPES
-from .matching import align_document, matched_pairs
+from .matching import align_document, check_pairing, matched_pairs
 from .records import Document, EventMention
 
 #: Error kinds, in the order used to break ties between equally frequent kinds.
@@ -37,11 +37,6 @@ ERROR_KINDS = ("missed", "spurious", "wrong_type", "boundary")
 SPURIOUS, MISSED = "spurious", "missed"
 #: Modality groups of the recall split.
 ASSERTED, OTHER = "asserted", "other"
-
-
-def _check_pairing(predicted: Sequence[Document], gold: Sequence[Document]) -> None:
-    if [d.id for d in predicted] != [d.id for d in gold]:
-        raise ValueError("predicted and gold documents are not in the same order")
 
 
 def _span(e: EventMention, gold: bool) -> dict[str, Any]:
@@ -84,7 +79,7 @@ def find_errors(predicted: Sequence[Document], gold: Sequence[Document], context
     Raises:
         ValueError: the documents do not pair up by id.
     """
-    _check_pairing(predicted, gold)
+    check_pairing(predicted, gold)
     errors: list[dict[str, Any]] = []
     for n, (p, g) in enumerate(zip(predicted, gold)):
         a = align_document(p, g)
@@ -141,7 +136,7 @@ def confusion_matrix(predicted: Sequence[Document], gold: Sequence[Document], ty
         predictions; the bottom-right cell is always 0. Row sums (but the last) are the gold
         supports; column sums (but the last) are the predicted counts per type.
     """
-    _check_pairing(predicted, gold)
+    check_pairing(predicted, gold)
     k = {t: i for i, t in enumerate(types)}
     n = len(types)
     m = np.zeros((n + 1, n + 1), dtype=np.int64)
@@ -170,7 +165,7 @@ def negative_document_false_positives(predicted: Sequence[Document], gold: Seque
         ``{"documents": negatives, "documents_with_predictions": n, "false_positives": spans,
         "per_type": {type: spans}}``.
     """
-    _check_pairing(predicted, gold)
+    check_pairing(predicted, gold)
     neg = [p for p, g in zip(predicted, gold) if not g.events]
     per_type = Counter(e.type for d in neg for e in d.events)
     return {
@@ -195,7 +190,7 @@ def modality_recall(predicted: Sequence[Document], gold: Sequence[Document], typ
         {support, strict_recall, relaxed_recall}}}}, "by_value": {modality: {support,
         strict_recall, relaxed_recall}}, "not_annotated": n}``; a recall with support 0 is ``None``.
     """
-    _check_pairing(predicted, gold)
+    check_pairing(predicted, gold)
     rows: list[tuple[str | None, str, bool, bool]] = []  # (modality, type, strict hit, relaxed hit)
     for p, g in zip(predicted, gold):
         strict = {j for _, j in matched_pairs(p, g, "strict")}
@@ -237,7 +232,7 @@ def pr_curves(predicted: Sequence[Document], gold: Sequence[Document], types: Se
         ``(R_k - R_{k-1}) * P_k`` (the step-wise area, as scikit-learn's
         ``average_precision_score``), ``None`` when the type has no gold span.
     """
-    _check_pairing(predicted, gold)
+    check_pairing(predicted, gold)
     scored: dict[str, list[tuple[float, bool]]] = {t: [] for t in types}
     support = Counter(e.type for g in gold for e in g.events)
     for p, g in zip(predicted, gold):

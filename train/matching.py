@@ -24,19 +24,24 @@ import numpy as np
 from .labels import EVENT_TYPES
 from .records import Document, EventMention
 
-METRIC_FILE = Path(__file__).parent / "metrics" / "event_span_f1" / "event_span_f1.py"
-#: Column order of the count arrays of :func:`document_counts`.
-COUNT_COLUMNS = ("tp", "fp", "fn")
+#: The local ``evaluate`` metric module (a directory ``evaluate.load`` accepts offline).
+METRIC_DIR = Path(__file__).parent / "metrics" / "event_span_f1"
 
 
 @functools.lru_cache(maxsize=1)
 def metric_module() -> ModuleType:
     """The metric module itself (``match_document``, ``score_spans``), imported from its file."""
-    spec = importlib.util.spec_from_file_location("train_event_span_f1", METRIC_FILE)
+    spec = importlib.util.spec_from_file_location("train_event_span_f1", METRIC_DIR / "event_span_f1.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def check_pairing(predicted: Sequence[Document], gold: Sequence[Document]) -> None:
+    """Raise ``ValueError`` unless ``predicted`` and ``gold`` hold the same document ids in the same order."""
+    if [d.id for d in predicted] != [d.id for d in gold]:
+        raise ValueError("predicted and gold documents are not in the same order")
 
 
 def span_dicts(doc: Document) -> list[dict[str, Any]]:
@@ -58,15 +63,14 @@ def document_counts(predicted: Sequence[Document], gold: Sequence[Document], mod
         types: the type order of axis 1.
 
     Returns:
-        int64 array of shape ``(n_documents, len(types), 3)``, last axis :data:`COUNT_COLUMNS`.
+        int64 array of shape ``(n_documents, len(types), 3)``, last axis ``(tp, fp, fn)``.
         Summed over documents it equals the metric's per-type ``tp``/``fp``/``fn``, because
         both matching modes pair spans within a document only.
 
     Raises:
         ValueError: the documents do not pair up by id, or a span has a type outside ``types``.
     """
-    if [d.id for d in predicted] != [d.id for d in gold]:
-        raise ValueError("predicted and gold documents are not in the same order")
+    check_pairing(predicted, gold)
     index = {t: k for k, t in enumerate(types)}
     out = np.zeros((len(gold), len(types), 3), dtype=np.int64)
     for i, (p, g) in enumerate(zip(predicted, gold)):

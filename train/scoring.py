@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .labels import EVENT_TYPES
+from .matching import METRIC_DIR, check_pairing, span_dicts
 from .records import Document
 
 log = logging.getLogger(__name__)
 
-METRIC_DIR = Path(__file__).parent / "metrics" / "event_span_f1"
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,10 +31,6 @@ def span_metric() -> Any:
     import evaluate as hf_evaluate
 
     return hf_evaluate.load(str(METRIC_DIR))
-
-
-def _spans(doc: Document) -> list[dict[str, Any]]:
-    return [{"start": e.start, "end": e.end, "type": e.type} for e in doc.events]
 
 
 def score_documents(predicted: Sequence[Document], gold: Sequence[Document], mode: str = "strict") -> dict[str, Any]:
@@ -47,11 +43,10 @@ def score_documents(predicted: Sequence[Document], gold: Sequence[Document], mod
     Raises:
         ValueError: if the two lists do not pair up document by document.
     """
-    if [d.id for d in predicted] != [d.id for d in gold]:
-        raise ValueError("predicted and gold documents are not in the same order")
+    check_pairing(predicted, gold)
     return span_metric().compute(
-        predictions=[_spans(d) for d in predicted],
-        references=[_spans(d) for d in gold],
+        predictions=[span_dicts(d) for d in predicted],
+        references=[span_dicts(d) for d in gold],
         mode=mode,
         types=list(EVENT_TYPES),
     )

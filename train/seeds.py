@@ -42,7 +42,6 @@ def seed_config(cfg: Config, seed: int) -> Config:
     """A copy of ``cfg`` for one seed: ``train.seed`` set, run and reports under ``seed-<n>/`` subfolders."""
     c = copy.deepcopy(cfg)
     c.train.seed = seed
-    c.train.seeds = list(cfg.train.seeds)
     c.train.output_dir = str(Path(cfg.train.output_dir) / f"seed-{seed}")
     c.eval.reports_dir = str(Path(cfg.eval.reports_dir) / "seeds" / f"seed-{seed}")
     return c
