@@ -59,12 +59,11 @@ import numpy as np
 
 from .config import Config, load_config, to_yaml
 from .onnx_export import BACKEND_FILES
+from .predict import BACKENDS
 from .records import Document
 
 log = logging.getLogger(__name__)
 
-#: inference backends measured, in table order.
-BACKENDS = ("torch", "onnx", "onnx-int8")
 BENCH_FILE = "bench.json"
 
 
@@ -170,18 +169,16 @@ def measure_training(cfg: Config, bundle: Path) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
-    from .alignment import label_windows, tokenize_windows
-    from .data import read_split
+    from .data import build_windows, read_split
     from .modeling import load_tokenizer
     from .predict import read_inference_settings
 
     settings = read_inference_settings(bundle)
     tokenizer = load_tokenizer(str(bundle))
     docs = read_split(list(cfg.data.train_files))
-    enc = tokenize_windows(tokenizer, [d.text for d in docs], settings["max_length"], settings["stride"])
-    labels, _ = label_windows(docs, enc, cfg.window.subtoken_labels)
-    names = [k for k in tokenizer.model_input_names if k in enc]
-    features = [{**{k: enc[k][i] for k in names}, "labels": labels[i]} for i in range(len(labels))]
+    cols, _ = build_windows(docs, tokenizer, settings["max_length"], settings["stride"], cfg.window.subtoken_labels)
+    names = [k for k in tokenizer.model_input_names if k in cols]
+    features = [{**{k: cols[k][i] for k in names}, "labels": cols["labels"][i]} for i in range(len(cols["labels"]))]
     collate = DataCollatorForTokenClassification(tokenizer)
     torch.manual_seed(cfg.train.seed)
     model = AutoModelForTokenClassification.from_pretrained(str(bundle)).train()
@@ -348,7 +345,6 @@ def bench(cfg: Config) -> dict[str, Any]:
     import torch
 
     bundle = bundle_dir(cfg)
-    docs = bench_documents(cfg)
     load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -375,7 +371,7 @@ def bench(cfg: Config) -> dict[str, Any]:
         },
         "model": {"dir": str(bundle), "parameters": training["parameters"], "files_bytes": {f: (bundle / f).stat().st_size for f in ("model.safetensors", *BACKEND_FILES.values()) if (bundle / f).is_file()}},
         "inputs": {
-            "documents": len(docs),
+            "documents": first["batch1"]["documents"],
             "long_document_words": cfg.bench.long_doc_words,
             "tokens": first["tokens"],
             "windows": first["windows"],

@@ -14,12 +14,11 @@ from typing import Any
 from .config import Config, config_hash, to_yaml
 from .labels import EVENT_TYPES, LABELS, TAGGING_SCHEME
 from .modelcard import render_model_card
-from .modeling import check_label_maps, sha256_file
+from .modeling import MANIFEST_FILE, check_label_maps, sha256_file, verify_model_dir
 from .onnx_export import PARITY_FILE, manifest_summary, onnx_step
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
 
 
@@ -42,17 +41,15 @@ def collect_metrics(reports_dir: str | Path) -> dict[str, Any]:
 
 
 def _verify_bundle(path: Path) -> None:
-    """Reload the bundle's config and tokenizer and check the label maps (raises on failure)."""
+    """Reload the bundle's config and tokenizer, check the label maps and the manifest's sha256 digests
+    (:func:`train.modeling.verify_model_dir`); raises on failure."""
     from transformers import AutoConfig
 
     from .modeling import load_tokenizer
 
     check_label_maps(AutoConfig.from_pretrained(str(path)), str(path))
     load_tokenizer(str(path))
-    manifest = json.loads((path / MANIFEST_FILE).read_text())
-    for name, digest in manifest["files"].items():
-        if sha256_file(path / name) != digest:
-            raise RuntimeError(f"{path / name}: sha256 changed while exporting")
+    verify_model_dir(path)
 
 
 def export(cfg: Config, source: str | Path | None = None) -> Path:

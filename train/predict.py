@@ -6,14 +6,13 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from safetensors import SafetensorError
 
 from .alignment import tokenize_windows, window_word_ids
 from .decoding import SpanDecoder, softmax
-from .labels import ID2LABEL
 from .modeling import ModelError, check_label_maps, load_tokenizer, verify_model_dir
 from .records import Document, EventMention, Problem, DataError, write_jsonl
 
@@ -149,7 +148,7 @@ class Predictor:
 
         See :meth:`predict_with_confidence` for how texts are windowed.
         """
-        for spans, _ in self.predict_with_confidence(texts, docs_per_chunk, piece_chars):
+        for spans, _ in self._predict(texts, docs_per_chunk, piece_chars, confidence=False):
             yield spans
 
     def predict_with_confidence(self, texts: Sequence[str], docs_per_chunk: int = 64, piece_chars: int = PIECE_CHARS) -> Iterator[tuple[list[EventMention], float]]:
@@ -163,6 +162,10 @@ class Predictor:
         memory beyond the per-word label probabilities does not grow with the document's
         length. Shorter texts get exactly the windows of training.
         """
+        yield from self._predict(texts, docs_per_chunk, piece_chars, confidence=True)
+
+    def _predict(self, texts: Sequence[str], docs_per_chunk: int, piece_chars: int, confidence: bool) -> Iterator[tuple[list[EventMention], float | None]]:
+        """The loop of :meth:`predict_with_confidence`; the per-word confidence pass runs only when ``confidence``."""
         names = self.tokenizer.model_input_names
         overlap = max(2048, 16 * self.max_length)
         dec = SpanDecoder(self.id2label)
@@ -170,15 +173,15 @@ class Predictor:
         pending: dict[int, str] = {}
         size = 0
 
-        def flush() -> Iterator[tuple[list[EventMention], float]]:
+        def flush() -> Iterator[tuple[list[EventMention], float | None]]:
             nonlocal group, size
             if group:
                 self._decode_group(dec, group, pending, names)
             done = [d for d, _, end, _ in group if end == len(pending[d])]
             group, size = [], 0
             for d in done:
-                confidence = dec.min_confidence(d)
-                yield dec.pop(d, pending.pop(d)), confidence
+                least = dec.min_confidence(d) if confidence else None
+                yield dec.pop(d, pending.pop(d)), least
 
         for d, text in enumerate(texts):
             pending[d] = text
