@@ -15,7 +15,7 @@ import pytest
 from train.corpus_report import THRESHOLDS, cross_split_duplicates, eval_overlap, load_splits, validate_data, write_report
 from train.corpus_stats import corpus_statistics, find_inconsistencies, read_allowlist, trigger_lemma
 from train.hygiene import Item, similar_pairs, split_sentences
-from train.records import Document, EventMention
+from train.records import Document
 
 from conftest import REPO
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, REPO, make_tiny_config
+from conftest import FIXTURES, REPO
 
 ACCELERATE_DIR = REPO / "configs" / "accelerate"
 ACCELERATE_CONFIGS = sorted(ACCELERATE_DIR.glob("*.yaml"))

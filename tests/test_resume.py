@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPO, make_tiny_config
+from conftest import REPO, make_tiny_config
 
 #: A run of 2 epochs x 6 optimizer steps (6 windows, batch 1), checkpointed every 3 steps:
 #: checkpoint-3 falls in the middle of the first epoch.

@@ -17,7 +17,7 @@ DEFAULT_CONFIG = "configs/default.yaml"
 def _job_parser(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help, description=help)
     p.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML run config (default {DEFAULT_CONFIG})")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=2 window.stride=32")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=2 window.stride=64")
     return p
 
 
