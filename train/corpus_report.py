@@ -19,7 +19,6 @@ custom corpora.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any, Callable, Mapping
 
 from .corpus import CHECKSUMS, CORPUS_DIR, SOURCE_DIR, render_corpus
 from .corpus_stats import apply_allowlist, corpus_statistics, find_inconsistencies, read_allowlist
-from .hygiene import MIN_CHARS, NEAR_DUP_THRESHOLD, Item, read_outside_texts, similar_pairs, split_sentences, word_ngrams
+from .hygiene import MIN_CHARS, NEAR_DUP_THRESHOLD, Item, Match, read_outside_texts, similar_pairs, split_sentences, word_ngrams
 from .labels import EVENT_TYPES
 from .markup import SPLITS
 from .records import DataError, Document, Problem, check_unique_ids, read_jsonl
@@ -131,6 +130,8 @@ def load_splits(files: Mapping[str, list[str]]) -> dict[str, list[Document]]:
 
 def verify_checksums(files: Mapping[str, list[str]]) -> list[str]:
     """Mismatches between split files and a ``SHA256SUMS`` beside them (nothing when there is none)."""
+    from .data import file_sha256  # imported here: the CLI imports this module to build its parser
+
     bad = []
     for paths in files.values():
         for p in map(Path, paths):
@@ -138,7 +139,7 @@ def verify_checksums(files: Mapping[str, list[str]]) -> list[str]:
             if not sums.is_file():
                 continue
             recorded = {name: digest for digest, name in (line.split() for line in sums.read_text().splitlines() if line.strip())}
-            if p.name in recorded and hashlib.sha256(p.read_bytes()).hexdigest() != recorded[p.name]:
+            if p.name in recorded and file_sha256(p) != recorded[p.name]:
                 bad.append(f"{p}: sha256 differs from {sums}")
     return bad
 
@@ -165,28 +166,60 @@ def _sentence_items(splits: dict[str, list[Document]]) -> list[Item]:
     return [Item(s, d.id, x.start, x.end, x.text) for s, ds in splits.items() for d in ds for x in split_sentences(d.id, d.text)]
 
 
-def cross_split_duplicates(splits: dict[str, list[Document]], threshold: float = NEAR_DUP_THRESHOLD) -> dict:
-    """Exact and near-duplicate sentences in different splits (see :mod:`train.hygiene` for the measure)."""
-    pairs = similar_pairs(_sentence_items(splits), threshold)
+def _is_outside(item: Item) -> bool:
+    return item.group.startswith("eval:")
+
+
+def sentence_pairs(splits: dict[str, list[Document]], outside: list[tuple[str, str, str]] = (),
+                   threshold: float = NEAR_DUP_THRESHOLD) -> tuple[list[Match], list[Match]]:
+    """Near-duplicate sentence pairs across splits and between the corpus and ``outside`` texts, in one
+    MinHash pass over all sentences (:func:`train.hygiene.similar_pairs`).
+
+    Args:
+        splits: split name -> documents.
+        outside: ``(file name, record id, text)`` of the outside texts (:func:`train.hygiene.read_outside_texts`).
+        threshold: Jaccard index of character 5-gram sets.
+
+    Returns:
+        ``(cross_split, with_outside)``: corpus-corpus pairs in different splits, and corpus-outside
+        pairs (``a`` the corpus sentence), each sorted as :func:`similar_pairs` sorts.
+    """
+    items = _sentence_items(splits)
+    items += [Item(f"eval:{name}", rid, x.start, x.end, x.text) for name, rid, text in outside for x in split_sentences(rid, text)]
+    pairs = similar_pairs(items, threshold, pair_ok=lambda a, b: not _is_outside(a) and (_is_outside(b) or a.group != b.group))
+    return [m for m in pairs if not _is_outside(m.b)], [m for m in pairs if _is_outside(m.b)]
+
+
+def cross_split_duplicates(splits: dict[str, list[Document]], threshold: float = NEAR_DUP_THRESHOLD,
+                           pairs: list[Match] | None = None) -> dict:
+    """Exact and near-duplicate sentences in different splits (see :mod:`train.hygiene` for the measure).
+
+    ``pairs``: the first list of :func:`sentence_pairs`, when already computed.
+    """
+    if pairs is None:
+        pairs = sentence_pairs(splits, threshold=threshold)[0]
     return {"threshold": threshold, "min_chars": MIN_CHARS, "exact": sum(m.exact for m in pairs),
             "near": sum(not m.exact for m in pairs), "pairs": [m.to_dict() for m in pairs]}
 
 
 def eval_overlap(splits: dict[str, list[Document]], eval_dir: str | Path | None = SHARED_EVAL,
-                 threshold: float = NEAR_DUP_THRESHOLD, passage_words: int = PASSAGE_WORDS) -> dict:
+                 threshold: float = NEAR_DUP_THRESHOLD, passage_words: int = PASSAGE_WORDS,
+                 outside: list[tuple[str, str, str]] | None = None, pairs: list[Match] | None = None) -> dict:
     """Sentences and passages the corpus shares with the outside texts in ``eval_dir``.
 
     Compares every corpus sentence with every sentence of ``eval_dir``'s ``*.jsonl`` records
     and ``*.txt`` files (near-duplicate measure of :mod:`train.hygiene`), and looks for runs of
     ``passage_words`` identical words. Only ids, offsets and similarities are reported, never
     the outside text. Returns ``{"status": "skipped", ...}`` when ``eval_dir`` is absent.
+    ``outside`` (the texts of ``eval_dir``) and ``pairs`` (the second list of :func:`sentence_pairs`)
+    may be passed when already computed.
     """
     if eval_dir is None or not Path(eval_dir).is_dir():
         return {"status": "skipped", "message": f"{eval_dir} is absent: overlap with the shared evaluation texts not checked", "sentences": [], "passages": []}
-    outside = read_outside_texts(eval_dir)
-    items = _sentence_items(splits)
-    items += [Item(f"eval:{name}", rid, x.start, x.end, x.text) for name, rid, text in outside for x in split_sentences(rid, text)]
-    pairs = similar_pairs(items, threshold, pair_ok=lambda a, b: not a.group.startswith("eval:") and b.group.startswith("eval:"))
+    if outside is None:
+        outside = read_outside_texts(eval_dir)
+    if pairs is None:
+        pairs = sentence_pairs(splits, outside, threshold)[1]
     grams: dict[tuple, tuple[str, str, int]] = {}
     for name, rid, text in outside:
         for s, _, g in word_ngrams(text, passage_words):
@@ -289,7 +322,10 @@ def validate_data(source: Any, *, thresholds: bool = True, eval_dir: str | Path 
     files = resolve_files(source)
     splits = load_splits(files)
     stats = corpus_statistics(splits, count_tokens or default_token_counter())
-    hygiene = {"cross_split": cross_split_duplicates(splits), "eval_overlap": eval_overlap(splits, eval_dir),
+    outside = read_outside_texts(eval_dir) if eval_dir is not None and Path(eval_dir).is_dir() else []
+    cross, with_outside = sentence_pairs(splits, outside)  # one MinHash pass for both checks
+    hygiene = {"cross_split": cross_split_duplicates(splits, pairs=cross),
+               "eval_overlap": eval_overlap(splits, eval_dir, outside=outside, pairs=with_outside),
                "checksums": verify_checksums(files)}
     consistency = consistency_report(splits, allowlist)
     cs, ev = hygiene["cross_split"], hygiene["eval_overlap"]
